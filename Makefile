@@ -1,0 +1,35 @@
+# Set-up and everyday commands. Every target creates .venv first if needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: install train test sweep report tensorboard lock clean
+
+install: $(VENV)/.installed
+
+# Re-installs when the pinned versions or the project metadata change.
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+train: install
+	$(PY) scripts/train.py $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+# Rewrites requirements.lock from the newest releases that fit pyproject.toml.
+# torch stays at the CPU build pinned here; change it in this line on purpose.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet torch==2.13.0 -e '.[sweep,test]'
+	{ echo "# Exact versions for make and CI. Refresh with: make lock (see README)."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) outputs

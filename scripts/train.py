@@ -1,0 +1,37 @@
+"""Train one echo-lstm run, or a sweep with -m. Usage: python scripts/train.py [overrides]."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from echo_lstm.config import ConfigError, check_config
+
+log = logging.getLogger("echo_lstm")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        check_config(cfg)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+    # Imported here so that --help and config errors answer before torch loads.
+    from echo_lstm.train import train
+
+    metrics = train(cfg)
+    print(
+        f"test/acc={metrics['test/acc']:.4f} test/loss={metrics['test/loss']:.4f} "
+        f"val/acc={metrics['val/acc']:.4f} epochs={metrics['epochs']} "
+        f"fit_seconds={metrics['fit_seconds']:.1f} run={cfg.output_dir}"
+    )
+    return metrics.get(cfg.optimized_metric)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""One training run: build the parts from the config, fit, test the best checkpoint, write results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams
+
+log = logging.getLogger(__name__)
+
+# Metrics shown against the hyperparameters in TensorBoard's HParams tab.
+HPARAM_METRICS = ("val/acc", "test/acc", "fit_seconds")
+
+
+def flatten_hparams(cfg: DictConfig) -> dict[str, Any]:
+    """Flatten the data, model and trainer config into `section.key` scalars.
+
+    TensorBoard's HParams tab only takes bool, int, float and str values, so
+    `_target_` entries are dropped and nulls become the string "null".
+    """
+    flat: dict[str, Any] = {"seed": cfg.seed}
+    for section in ("data", "model", "trainer"):
+        values = OmegaConf.to_container(cfg[section], resolve=True)
+        for key, value in values.items():
+            if key.startswith("_") or isinstance(value, (dict, list)):
+                continue
+            flat[f"{section}.{key}"] = "null" if value is None else value
+    return flat
+
+
+def log_hparams(logger: TensorBoardLogger, params: dict[str, Any], metric_names: tuple[str, ...]) -> None:
+    """Write the HParams summary; TensorBoard reads each metric's last scalar of the same tag.
+
+    Lightning's `log_hyperparams(params, metrics)` would also log the metrics at
+    step 0, which puts a false first point on the `val/acc` curve.
+    """
+    experiment, session_start, session_end = hparams(params, {name: 0.0 for name in metric_names})
+    writer = logger.experiment._get_file_writer()
+    for summary in (experiment, session_start, session_end):
+        writer.add_summary(summary)
+    logger.experiment.flush()
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train and test one run; return and save its metrics to `metrics.json` in the run folder."""
+    run_dir = Path(cfg.output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    logger: TensorBoardLogger = instantiate(cfg.logger)
+    callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
+
+    log.info("fitting; run folder %s", run_dir)
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - start
+
+    checkpoint = trainer.checkpoint_callback
+    has_best = isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path
+    (test_results,) = trainer.test(model, datamodule=datamodule, ckpt_path="best" if has_best else None, verbose=False)
+
+    metrics: dict[str, Any] = {
+        "status": "completed",
+        "val/acc": float(checkpoint.best_model_score) if has_best else float(trainer.callback_metrics["val/acc"]),
+        "test/acc": test_results["test/acc"],
+        "test/loss": test_results["test/loss"],
+        "global_step": trainer.global_step,
+        "epochs": trainer.current_epoch,
+        "fit_seconds": round(fit_seconds, 3),
+        "best_checkpoint": str(Path(checkpoint.best_model_path).relative_to(run_dir)) if has_best else None,
+    }
+
+    logger.log_metrics({"fit_seconds": fit_seconds}, step=trainer.global_step)
+    log_hparams(logger, flatten_hparams(cfg), HPARAM_METRICS)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
