@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install train test sweep report tensorboard lock clean
+.PHONY: install train test benchmark sweep report tensorboard lock clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ train: install
 
 test: install
 	$(PY) -m pytest $(ARGS)
+
+# Measures speed and memory reach (about 15 minutes on 2 CPU cores) and
+# rewrites docs/benchmarks.md; ARGS="--quick" for a smoke run.
+benchmark: install
+	$(PY) scripts/benchmark.py $(ARGS)
 
 # Rewrites requirements.lock from the newest releases that fit pyproject.toml.
 # torch stays at the CPU build pinned here; change it in this line on purpose.

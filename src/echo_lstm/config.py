@@ -37,6 +37,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "data.test_size": (_int_at_least(1), "an integer >= 1"),
     "data.val_seed": (_int_at_least(0), "an integer >= 0"),
     "data.test_seed": (_int_at_least(0), "an integer >= 0"),
+    "data.curriculum_growth": (_int_at_least(1), "an integer >= 1"),
     "model.hidden_size": (_int_at_least(1), "an integer >= 1"),
     "model.num_layers": (_int_at_least(1), "an integer >= 1"),
     "model.dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -49,6 +50,7 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "a number > 0, or null for no clipping",
     ),
     "seed": (_int_at_least(0), "an integer >= 0"),
+    "torch_threads": (lambda v: v is None or _int_at_least(1)(v), "an integer >= 1, or null for torch's default"),
 }
 
 
@@ -75,6 +77,8 @@ def check_config(cfg: DictConfig) -> None:
                 "set data.echo_index=<value> or a longer data.seq_length"
             )
 
+    _check_curriculum(cfg)
+
     target = OmegaConf.select(cfg, "callbacks.early_stopping.stopping_threshold", default=None)
     if target is not None and not (_number(target) and 0 < target <= 1):
         raise ConfigError(
@@ -82,3 +86,19 @@ def check_config(cfg: DictConfig) -> None:
             "number in (0, 1]; set callbacks.early_stopping.stopping_threshold=<value>"
         )
 
+
+
+def _check_curriculum(cfg: DictConfig) -> None:
+    """Reject a curriculum whose first sequences are too short to hold `echo_index`."""
+    start = OmegaConf.select(cfg, "data.curriculum_start", default=None)
+    if start is None:
+        return
+    seq_length = OmegaConf.select(cfg, "data.seq_length")
+    echo_index = OmegaConf.select(cfg, "data.echo_index", default=0)
+    shortest = echo_index + 1 if echo_index >= 0 else -echo_index
+    if not _int_at_least(shortest)(start) or start > seq_length:
+        raise ConfigError(
+            f"invalid data.curriculum_start={start!r}: must be null or an integer in "
+            f"[{shortest}, {seq_length}] for data.seq_length={seq_length} and "
+            f"data.echo_index={echo_index}; set data.curriculum_start=<value> or null"
+        )

@@ -111,6 +111,8 @@ class EchoDataModule(pl.LightningDataModule):
         seed: int = 0,
         val_seed: int = 1,
         test_seed: int = 2,
+        curriculum_start: int | None = None,
+        curriculum_growth: int = 5,
     ):
         super().__init__()
         self.n_features = n_features
@@ -123,11 +125,26 @@ class EchoDataModule(pl.LightningDataModule):
         self.seed = seed
         self.val_seed = val_seed
         self.test_seed = test_seed
+        self.curriculum_start = curriculum_start
+        self.curriculum_growth = curriculum_growth
+
+    def train_seq_length(self, epoch: int) -> int:
+        """Return the length of the training sequences of one epoch.
+
+        With a curriculum, epoch 0 trains on `curriculum_start` steps and each
+        epoch adds `curriculum_growth` until `seq_length`. An LSTM that first
+        learns to echo over short distances then extends its memory step by
+        step, where training at a long distance from the start stays near
+        chance for minutes. Validation and test always use `seq_length`.
+        """
+        if self.curriculum_start is None:
+            return self.seq_length
+        return min(self.seq_length, self.curriculum_start + self.curriculum_growth * epoch)
 
     def epoch_batches(self, epoch: int) -> EchoBatches:
         """Return the training batches of one epoch."""
         generator = seeded_generator(self.seed, epoch)
-        values = generate_values(self.train_size, self.seq_length, self.n_features, generator)
+        values = generate_values(self.train_size, self.train_seq_length(epoch), self.n_features, generator)
         return EchoBatches(values, self.echo_index, self.n_features, self.batch_size)
 
     def fixed_batches(self, size: int, seed: int) -> EchoBatches:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -54,6 +55,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one run; return and save its metrics to `metrics.json` in the run folder."""
     run_dir = Path(cfg.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
+    if cfg.get("torch_threads") is not None:
+        torch.set_num_threads(cfg.torch_threads)
 
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)

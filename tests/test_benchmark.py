@@ -1,0 +1,59 @@
+"""scripts/benchmark.py --quick: every measurement runs and the results page is written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = [
+    "## Machine",
+    "## 1. Training throughput",
+    "## 2. Time to 99% validation accuracy",
+    "## 3. Data generation",
+    "## 4. Memory frontier",
+    "## 5. Start-up",
+]
+
+
+@pytest.fixture(scope="module")
+def quick_benchmark(tmp_path_factory):
+    out = tmp_path_factory.mktemp("benchmark")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick", "--torch-threads", "1",
+         "--output", str(out / "benchmarks.md"), "--json", str(out / "results.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, out
+
+
+def test_quick_benchmark_prints_device(quick_benchmark):
+    result, _ = quick_benchmark
+    assert "benchmark on device: cpu" in result.stdout
+
+
+def test_quick_benchmark_page_has_every_section(quick_benchmark):
+    _, out = quick_benchmark
+    page = (out / "benchmarks.md").read_text()
+    for section in SECTIONS:
+        assert section in page
+
+
+def test_quick_benchmark_results_are_plausible(quick_benchmark):
+    _, out = quick_benchmark
+    results = json.loads((out / "results.json").read_text())
+    assert results["throughput"]["ratio"] > 0
+    assert results["generation"]["samples_per_s"] > 0
+    assert results["machine"]["torch threads"] == "1"
+    assert [row["seq_length"] for row in results["frontier"]] == [20]
+    assert results["startup"]["config_error_exit_code"] == 2
+    assert results["startup"]["help_exit_code"] == 0
+    assert results["startup"]["first_step_seconds"] > results["startup"]["fit_start_seconds"]
