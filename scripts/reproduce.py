@@ -35,7 +35,7 @@ class InputError(Exception):
 
 
 def check_run_folder(folder: Path, role: str) -> None:
-    """Raise InputError unless `folder` holds a finished run: saved config, metrics.json and last.ckpt."""
+    """Raise InputError unless `folder` contains a finished run: saved config, metrics.json and last.ckpt."""
     if not folder.is_dir():
         raise InputError(f"{role} run folder {folder} not found; pass the folder of a finished run")
     for required in (SAVED_CONFIG, Path(METRICS), LAST_CHECKPOINT):
@@ -108,7 +108,7 @@ def _is_number(value: Any) -> bool:
 
 
 def compare_weights(original: Path, new: Path, label: str) -> tuple[int, list[str]]:
-    """Return how many tensors two checkpoints' state_dicts hold and one line per tensor that differs."""
+    """Return how many tensors two checkpoints' state_dicts contain and one line per tensor that differs."""
     import torch
 
     old_weights = torch.load(original, map_location="cpu", weights_only=True)["state_dict"]

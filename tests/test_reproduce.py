@@ -1,4 +1,4 @@
-"""Runs repeat exactly: same seed, same results; reproduce.py says so, or names what differs."""
+"""Runs repeat exactly: the same seed gives the same results, and reproduce.py reports any difference."""
 
 import json
 import re

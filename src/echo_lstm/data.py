@@ -97,9 +97,9 @@ class TrainStream:
         return -(-dm.train_size // dm.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        # Lightning 2.6 seeds samplers with `processed` too. `trainer.current_epoch`
-        # counts completed epochs and lags by one when a run resumes from a
-        # checkpoint written at the end of an epoch.
+        # The loop's `processed` count is the epoch that Lightning 2.6 also passes to
+        # samplers. `trainer.current_epoch` counts completed epochs, which lags by
+        # one here when a run resumes from a checkpoint written at an epoch's end.
         trainer = self.datamodule.trainer
         self.epoch = trainer.fit_loop.epoch_progress.current.processed if trainer is not None else 0
         batches = iter(self.datamodule.epoch_batches(self.epoch))

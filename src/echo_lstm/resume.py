@@ -38,7 +38,7 @@ def find_checkpoint(resume: str | Path) -> Path:
 
 
 def run_folder(checkpoint: Path) -> Path:
-    """Return the run folder that holds `checkpoint` in its checkpoints/ folder."""
+    """Return the run folder whose checkpoints/ folder contains `checkpoint`."""
     folder = checkpoint.resolve().parent.parent
     if checkpoint.resolve().parent.name != LAST_CHECKPOINT.parent.name or not (folder / SAVED_CONFIG).is_file():
         raise ConfigError(

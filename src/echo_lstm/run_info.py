@@ -1,6 +1,6 @@
 """The record of a run: what produced it, saved in the run folder and in TensorBoard's text tab.
 
-`run_info.json` holds the resolved config, the command-line overrides, the
+`run_info.json` contains the resolved config, the command-line overrides, the
 seed, the versions of Python and the main packages, the platform and the git
 commit of the project with a flag for uncommitted changes. A resumed run
 appends its own record under `resumes`, so the file shows every process that
@@ -38,7 +38,7 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_state(directory: Path = Path(__file__).parent) -> dict[str, Any]:
-    """Return the commit of the git work tree that holds `directory` and whether it has uncommitted changes.
+    """Return the commit of the git work tree that contains `directory` and whether it has uncommitted changes.
 
     Both are None when git is missing or `directory` is not in a work tree,
     for example when the package is installed from a wheel.

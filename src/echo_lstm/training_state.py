@@ -34,7 +34,7 @@ def collect_random_states() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "torch.cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        # numpy's MT19937 key is a uint32 array, which weights_only loading rejects.
+        # weights_only loading (torch 2.13) rejects numpy arrays, so the MT19937 key travels as a tensor.
         "numpy": (torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached_gaussian),
         "python": (version, list(python_state), gauss),
     }
@@ -57,7 +57,7 @@ class ResumeState(Callback):
     The random states come back just before the first training batch after
     the resume, so nothing that Lightning runs in between (the sanity check)
     changes them. The running sums are added back after that batch's
-    `training_step`; addition of IEEE floats is commutative, so the epoch mean
+    `training_step`. IEEE float addition is commutative, so the epoch mean
     equals the uninterrupted run's to the bit.
     """
 
