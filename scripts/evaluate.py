@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -51,7 +52,7 @@ def print_rows(title: str, rows: list[dict[str, Any]], echo_index: int) -> None:
         print(f"  {text:<{width}}  {row['target']:>6}  {row['predicted']:>9}  {row['probability']:>11.4f}")
 
 
-def print_report(results: dict[str, Any], run: Run, path) -> None:
+def print_report(results: dict[str, Any], run: Run, path: Path) -> None:
     """Print the results the way a person checks a model: totals, then example rows, then the weak values."""
     training = results["training"]
     problem = f"n_features={results['n_features']} seq_length={results['seq_length']} echo_index={results['echo_index']}"
@@ -102,7 +103,7 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
-    # Imported here so that --help and input errors answer before torch loads.
+    # Imported here so that --help and input errors are reported before torch loads.
     from echo_lstm.evaluate import evaluate, write_results
     from echo_lstm.inference import load_model
 
@@ -112,8 +113,6 @@ def main(cfg: DictConfig) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
-    if problem["seq_length"] == run.data["seq_length"] and cfg.seed in (run.data["val_seed"], run.data["test_seed"]):
-        log.warning("seed=%d is a seed of the run's validation or test set; choose another seed for unseen data", cfg.seed)
     results = evaluate(
         run,
         model,
@@ -124,6 +123,8 @@ def main(cfg: DictConfig) -> None:
         batch_size=cfg.batch_size,
         examples=cfg.examples,
     )
+    if not results["fresh"]:
+        log.warning("seed=%d is a seed of the run's validation or test set; choose another seed for unseen data", cfg.seed)
     path = write_results(run, results)
     print_report(results, run, path)
 

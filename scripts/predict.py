@@ -17,7 +17,7 @@ import hydra
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from echo_lstm.config import ConfigError
-from echo_lstm.inference import Run, RunError, SequenceError, find_run, parse_sequence
+from echo_lstm.inference import RunError, SequenceError, find_run, parse_sequence
 
 log = logging.getLogger("echo_lstm")
 
@@ -91,8 +91,8 @@ def format_json(line: Line) -> str:
     return json.dumps(record)
 
 
-def print_results(lines: list[Line], as_json: bool) -> None:
-    """Print one output line per input line, in input order; exit with code 2 if any line is invalid.
+def print_results(lines: list[Line], as_json: bool) -> int:
+    """Print one output line per input line, in input order; return the exit code, 2 if any line is invalid.
 
     An invalid line's error goes to stderr, and in JSON mode also to stdout
     as an object with `input` and `error`, so that stdout has one object per input line.
@@ -108,14 +108,13 @@ def print_results(lines: list[Line], as_json: bool) -> None:
 
     if invalid and len(lines) > 1:
         print(f"error: {invalid} of {len(lines)} input lines invalid; they have no prediction", file=sys.stderr)
-    if invalid:
-        sys.exit(2)
+    return 2 if invalid else 0
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     try:
-        run: Run = find_run(cfg.run)
+        run = find_run(cfg.run)
         for key, low in (("alternatives", 0), ("batch_size", 1)):
             value = cfg[key]
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -139,9 +138,9 @@ def main(cfg: DictConfig) -> None:
     valid = [line for line in lines if line.error is None]
     if not valid:
         # Nothing to predict: report every line without loading torch.
-        print_results(lines, cfg.json)
+        sys.exit(print_results(lines, cfg.json))
 
-    # Imported here so that --help and input errors answer before torch loads.
+    # Imported here so that --help and input errors are reported before torch loads.
     import torch
 
     from echo_lstm.inference import load_model, predict_top_k
@@ -156,14 +155,14 @@ def main(cfg: DictConfig) -> None:
         run.folder, run.describe_checkpoint(), data["echo_index"], data["seq_length"], data["n_features"] - 1,
     )
 
-    # NOTE: the whole input is read before the first prediction, so a pipe into file=- answers at its end.
+    # NOTE: the whole input is read before the first prediction, so file=- prints nothing until its input ends.
     for start in range(0, len(valid), cfg.batch_size):
         chunk = valid[start : start + cfg.batch_size]
         sequences = torch.tensor([line.values for line in chunk])  # (batch, seq_length)
         values, probabilities = predict_top_k(model, sequences, 1 + cfg.alternatives)
         for line, top_values, top_probabilities in zip(chunk, values.tolist(), probabilities.tolist()):
             line.top_values, line.top_probabilities = top_values, top_probabilities
-    print_results(lines, cfg.json)
+    sys.exit(print_results(lines, cfg.json))
 
 
 if __name__ == "__main__":

@@ -62,9 +62,9 @@ class Run:
 def find_run(folder: str | Path | None) -> Run:
     """Read a run folder's config and pick its checkpoint; raise RunError naming what is missing.
 
-    The checkpoint is, in order: `best_checkpoint` of metrics.json; else, for a
-    run stopped before it wrote metrics.json, the `epoch=...-val_acc=...` file
-    with the highest `val/acc`; else `checkpoints/last.ckpt`.
+    The checkpoint is the `best_checkpoint` of metrics.json. A run stopped
+    before it wrote metrics.json falls back to the `epoch=...-val_acc=...` file
+    with the highest `val/acc`, and then to `checkpoints/last.ckpt`.
     """
     if folder is None or str(folder).strip() == "":
         raise RunError("missing run folder: set run=<folder of a finished training run>, e.g. run=outputs/default/<date_time>")
@@ -128,8 +128,8 @@ def load_model(run: Run) -> "EchoClassifier":
 
     from echo_lstm.model import EchoClassifier
 
-    # torch >= 2.6 loads with weights_only=True by default: the file can hold
-    # tensors and plain containers, but no code.
+    # weights_only=True is torch's default since 2.6 and is passed for older
+    # releases: the file may contain tensors and plain containers, but no code.
     try:
         checkpoint = torch.load(run.checkpoint, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
