@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import ROOT, TINY_RUN, TINY_RUN_STEPS_PER_EPOCH, read_metrics, run_script
 from echo_lstm.config import ConfigError
-from echo_lstm.resume import find_checkpoint, run_folder
+from echo_lstm.resume import find_checkpoint, resume_config, run_folder
 
 # Wall time of the resumed process alone.
 NOT_COMPARED = {"fit_seconds"}
@@ -158,6 +159,29 @@ def test_resume_missing_folder_rejected(tmp_path):
 def test_resume_folder_without_checkpoint_rejected(tmp_path):
     with pytest.raises(ConfigError, match="no checkpoints/last.ckpt"):
         find_checkpoint(tmp_path)
+
+
+def test_resume_finished_run_rejected(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\nresume: null\n")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    (tmp_path / "metrics.json").write_text("{}")
+    cfg = OmegaConf.create({"seed": 1, "resume": str(tmp_path)})
+    with pytest.raises(ConfigError, match="already finished"):
+        resume_config(cfg, [f"resume={tmp_path}"])
+
+
+def test_resume_takes_saved_config_and_folder(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 5\nresume: null\noutput_dir: elsewhere\n")
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    cfg = OmegaConf.create({"seed": 1, "resume": str(tmp_path)})
+    resumed = resume_config(cfg, [f"resume={tmp_path}"])
+    assert resumed.seed == 5
+    assert resumed.output_dir == str(tmp_path.resolve())
+    assert resumed.resume == str(tmp_path / "checkpoints" / "last.ckpt")
 
 
 @pytest.mark.slow

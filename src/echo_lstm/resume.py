@@ -68,6 +68,11 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
 
     checkpoint = find_checkpoint(resume)
     folder = run_folder(checkpoint)
+    if (folder / "metrics.json").is_file():
+        raise ConfigError(
+            f"invalid resume={resume}: the run in {folder} already finished (it has metrics.json); "
+            "re-run it with scripts/reproduce.py instead"
+        )
     original = OmegaConf.load(folder / SAVED_CONFIG)
     original.output_dir = str(folder)
     original.resume = str(checkpoint)

@@ -74,9 +74,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     checkpoint = trainer.checkpoint_callback
     has_best = isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path
-    (test_results,) = trainer.test(
-        model, datamodule=datamodule, ckpt_path="best" if has_best else None, verbose=False, weights_only=True
-    )
+    # The path itself, unlike ckpt_path="best", spares a warning about the periodic ModelCheckpoint.
+    best_path = checkpoint.best_model_path if has_best else None
+    (test_results,) = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True)
 
     metrics: dict[str, Any] = {
         "status": "completed",
