@@ -138,7 +138,7 @@ def test_resume_recorded_in_run_info(resumed_run):
     record = json.loads((resumed_run["run_dir"] / "run_info.json").read_text())
     assert record["seed"] == 42
     (resume,) = record["resumes"]
-    assert resume["resumed_from"] == str(resumed_run["checkpoint"])
+    assert resume["resumed_from"] == str(resumed_run["checkpoint"].resolve())
     assert resume["hydra_dir"] == str(resumed_run["resume_log"])
     assert resume["overrides"] == [f"resume={resumed_run['run_dir']}"]
 
@@ -181,7 +181,7 @@ def test_resume_takes_saved_config_and_folder(tmp_path):
     resumed = resume_config(cfg, [f"resume={tmp_path}"])
     assert resumed.seed == 5
     assert resumed.output_dir == str(tmp_path.resolve())
-    assert resumed.resume == str(tmp_path / "checkpoints" / "last.ckpt")
+    assert resumed.resume == str((tmp_path / "checkpoints" / "last.ckpt").resolve())
 
 
 @pytest.mark.slow

@@ -75,5 +75,5 @@ def resume_config(cfg: DictConfig, overrides: list[str]) -> DictConfig:
         )
     original = OmegaConf.load(folder / SAVED_CONFIG)
     original.output_dir = str(folder)
-    original.resume = str(checkpoint)
+    original.resume = str(checkpoint.resolve())
     return original
