@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install train test benchmark sweep report tensorboard lock clean
+.PHONY: install train test benchmark sweep report tensorboard lock clean evaluate predict reproduce
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 train: install
 	$(PY) scripts/train.py $(ARGS)
 
+# Score a finished run on a fresh test set: make evaluate RUN=outputs/default/<date_time>
+evaluate: install
+	$(PY) scripts/evaluate.py run=$(RUN) $(ARGS)
+
+# Predict with a finished run: make predict RUN=<run folder> ARGS="'sequence=[3,14,15,92,65,35,89,79,32,38]'"
+predict: install
+	$(PY) scripts/predict.py run=$(RUN) $(ARGS)
+
 test: install
 	$(PY) -m pytest $(ARGS)
 
@@ -26,14 +34,20 @@ test: install
 benchmark: install
 	$(PY) scripts/benchmark.py $(ARGS)
 
+# Re-runs a finished run from its saved config into outputs/reproduce/ and compares the results.
+reproduce: install
+	@test -n "$(RUN)" || { echo "error: RUN is not set; use make reproduce RUN=<run folder>, e.g. RUN=outputs/default/2026-12-04_19-49-50" >&2; exit 2; }
+	$(PY) scripts/reproduce.py $(RUN) $(ARGS)
+
 # Rewrites requirements.lock from the newest releases that fit pyproject.toml.
 # torch stays at the CPU build pinned here; change it in this line on purpose.
+# --all keeps setuptools, which torch and tensorboard require at run time.
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet torch==2.13.0 -e '.[sweep,test]'
 	{ echo "# Exact versions for make and CI. Refresh with: make lock (see README)."; \
-	  .lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock
 	rm -rf .lock-venv
 
 clean:

@@ -6,9 +6,11 @@ import logging
 import sys
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from echo_lstm.config import ConfigError, check_config
+from echo_lstm.resume import resume_config
 
 log = logging.getLogger("echo_lstm")
 
@@ -16,6 +18,7 @@ log = logging.getLogger("echo_lstm")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     try:
+        cfg = resume_config(cfg, HydraConfig.get().overrides.task)
         check_config(cfg)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

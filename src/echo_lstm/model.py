@@ -44,6 +44,10 @@ class EchoClassifier(pl.LightningModule):
         # end logs them once: under cProfile, two `self.log` calls per step took
         # as long as the forward and backward pass of this small network on a CPU.
         self.train_metrics = self._epoch_metrics()
+        # Checkpoints carry the running train sums, so a run resumed mid-epoch
+        # logs the same epoch means as an uninterrupted one.
+        for metric in self.train_metrics.values():
+            metric.persistent(True)
         self.val_metrics = self._epoch_metrics()
         self.test_metrics = self._epoch_metrics()
 
