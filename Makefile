@@ -29,7 +29,7 @@ predict: install
 test: install
 	$(PY) -m pytest $(ARGS)
 
-# Measures speed and memory reach (about 15 minutes on 2 CPU cores) and
+# Measures speed and memory reach (about 5 minutes on 2 CPU cores, at most 20) and
 # rewrites docs/benchmarks.md; ARGS="--quick" for a smoke run.
 benchmark: install
 	$(PY) scripts/benchmark.py $(ARGS)

@@ -141,6 +141,8 @@ def time_plain_loop(cfg, budget: Budget, device: str) -> tuple[float, float]:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.model.lr)
     clip = cfg.trainer.gradient_clip_val
 
+    # NOTE: on a GPU the steps run asynchronously, so the intervals measure the
+    # pace at which the queue drains; this path has not been run on a GPU yet.
     stamps = []
     for x, y in datamodule.epoch_batches(0):
         stamps.append(time.perf_counter())
@@ -184,7 +186,7 @@ def time_pipeline(cfg, budget: Budget) -> tuple[float, float]:
         limit_val_batches=0,
         num_sanity_val_steps=0,
     )
-    trainer.fit(model, train_dataloaders=datamodule.epoch_batches(0))
+    trainer.fit(model, datamodule=datamodule)
     return step_seconds(clock.stamps, budget.warmup_steps)
 
 
@@ -195,7 +197,8 @@ def measure_throughput(budget: Budget, common: list[str], accelerator: str, work
     logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     device = "cuda" if accelerator == "gpu" else "cpu"
     overrides = [*common, "~callbacks.early_stopping", "~callbacks.model_checkpoint"]
-    overrides.append(f"data.train_size={64 * budget.throughput_steps}")
+    batch_size = compose(overrides, work).data.batch_size
+    overrides.append(f"data.train_size={batch_size * budget.throughput_steps}")
 
     plain, pipeline = [], []
     for round_index in range(budget.throughput_rounds):
@@ -203,7 +206,6 @@ def measure_throughput(budget: Budget, common: list[str], accelerator: str, work
         plain.append(time_plain_loop(cfg, budget, device))
         pipeline.append(time_pipeline(cfg, budget))
 
-    batch_size = compose(overrides, work).data.batch_size
     plain_rate = batch_size / statistics.median(median for median, _ in plain)
     pipeline_rate = batch_size / statistics.median(median for median, _ in pipeline)
     plain_mean_rate = batch_size / statistics.median(mean for _, mean in plain)
@@ -557,7 +559,11 @@ def main(argv: list[str] | None = None) -> None:
     results["load_end"] = load_average()
     results["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results["total_seconds"] = time.perf_counter() - started
-    command = " ".join(["python scripts/benchmark.py", *(sys.argv[1:] if argv is None else argv)])
+    # The options that change the measurements; output paths are left out.
+    command = "python scripts/benchmark.py" + (" --quick" if args.quick else "")
+    command += f" --accelerator {args.accelerator}"
+    if args.torch_threads is not None:
+        command += f" --torch-threads {args.torch_threads}"
     write_page(args.output, results, command)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -50,7 +50,7 @@ def test_no_curriculum_trains_at_seq_length():
     assert datamodule.train_seq_length(0) == 30
 
 
-def test_negative_echo_index_counts_from_end_of_short_sequences():
+def test_curriculum_negative_echo_index():
     datamodule = make_datamodule(echo_index=-2, curriculum_start=4)
     x, y = next(iter(datamodule.epoch_batches(0)))
     assert x.shape[1] == 4

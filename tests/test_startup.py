@@ -1,4 +1,4 @@
-"""Start-up: --help and config errors answer before torch or Lightning is imported."""
+"""Start-up: --help and config errors are reported before torch or Lightning is imported."""
 
 import os
 import subprocess

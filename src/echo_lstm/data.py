@@ -162,8 +162,8 @@ class EchoDataModule(pl.LightningDataModule):
         With a curriculum, epoch 0 trains on `curriculum_start` steps and each
         epoch adds `curriculum_growth` until `seq_length`. An LSTM that first
         learns to echo over short distances then extends its memory step by
-        step, where training at a long distance from the start stays near
-        chance for minutes. Validation and test always use `seq_length`.
+        step, in far fewer steps than training at the full distance from the
+        start needs. Validation and test always use `seq_length`.
         """
         if self.curriculum_start is None:
             return self.seq_length
