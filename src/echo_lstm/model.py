@@ -44,12 +44,9 @@ class EchoClassifier(pl.LightningModule):
         # end logs them once: under cProfile, two `self.log` calls per step took
         # as long as the forward and backward pass of this small network on a CPU.
         self.train_metrics = self._epoch_metrics()
-        # Checkpoints carry the running train sums, so a run resumed mid-epoch
-        # logs the same epoch means as an uninterrupted one.
-        for metric in self.train_metrics.values():
-            metric.persistent(True)
         self.val_metrics = self._epoch_metrics()
         self.test_metrics = self._epoch_metrics()
+        self._saved_train_sums: dict | None = None  # from the checkpoint a run resumes from
 
     @staticmethod
     def _epoch_metrics() -> nn.ModuleDict:
@@ -103,6 +100,32 @@ class EchoClassifier(pl.LightningModule):
 
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The running train sums of the epoch, outside the state_dict so that
+        # they never count as weights.
+        checkpoint["train_sums"] = {
+            "epoch": self.current_epoch,
+            "states": {
+                name: {state: value.detach().clone() for state, value in metric.metric_state.items()}
+                for name, metric in self.train_metrics.items()
+            },
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._saved_train_sums = checkpoint.get("train_sums")
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        """Restore the train sums of a checkpoint written mid-epoch, so the resumed epoch logs the same means.
+
+        A resumed run that starts a new epoch (batch_idx 0) starts from zero.
+        """
+        saved, self._saved_train_sums = self._saved_train_sums, None
+        if saved is None or batch_idx == 0 or saved["epoch"] != self.current_epoch:
+            return
+        for name, states in saved["states"].items():
+            for state, value in states.items():
+                setattr(self.train_metrics[name], state, value.to(self.device))
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
