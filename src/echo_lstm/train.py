@@ -15,6 +15,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 
+from echo_lstm.sweep import set_threads_per_job
+
 log = logging.getLogger(__name__)
 
 # Metrics shown against the hyperparameters in TensorBoard's HParams tab.
@@ -53,6 +55,7 @@ def log_hparams(logger: TensorBoardLogger, params: dict[str, Any], metric_names:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one run; return and save its metrics to `metrics.json` in the run folder."""
     run_dir = Path(cfg.output_dir)
+    set_threads_per_job()
     pl.seed_everything(cfg.seed, workers=True)
 
     datamodule = instantiate(cfg.data)
