@@ -21,6 +21,17 @@ train: install
 test: install
 	$(PY) -m pytest $(ARGS)
 
+# The memory grid (hidden_size x seq_length), two runs at a time on 2 cores.
+sweep: install
+	$(PY) scripts/train.py -m experiment=memory_sweep $(ARGS)
+
+# Table, results.csv and accuracy.png of the newest sweep, or of ARGS=<sweep folder>.
+report: install
+	$(PY) scripts/report.py $(ARGS)
+
+tensorboard: install
+	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)
+
 # Rewrites requirements.lock from the newest releases that fit pyproject.toml.
 # torch stays at the CPU build pinned here; change it in this line on purpose.
 lock:
