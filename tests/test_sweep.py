@@ -22,8 +22,8 @@ from echo_lstm.data import EchoDataModule
 from echo_lstm.model import EchoClassifier
 from echo_lstm.sweep import available_cpus, threads_per_job
 
-# A problem small enough that one run takes a few seconds; it stays in an
-# experiment config so that the run folders name only the swept keys.
+# A problem small enough that one run takes a few seconds. It sits in an
+# experiment config, so the run folders name only the swept keys.
 TINY_EXPERIMENT = """\
 # @package _global_
 task_name: tiny_sweep

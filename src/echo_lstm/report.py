@@ -1,6 +1,6 @@
 """Summarize a sweep folder: test accuracy and fit time by seq_length and hidden_size.
 
-A sweep folder holds one subfolder per run, each with Hydra's `.hydra/` and,
+A sweep folder contains one subfolder per run, each with Hydra's `.hydra/` and,
 once the run ends, `metrics.json`. The report reads whatever is there, so it
 works on a sweep that is still running or partly failed.
 """
@@ -72,10 +72,10 @@ def load_runs(sweep_dir: Path) -> list[Run]:
 
 
 def swept_values(sweep_dir: Path, key: str) -> list[Any]:
-    """Return the values that the sweep's `multirun.yaml` asks for `key`, or [] if it names no list of them.
+    """Return the values of `key` that the sweep's `multirun.yaml` lists, or [] if it lists none.
 
     Both command-line sweeps (`model.hidden_size=8,16`) and `hydra.sweeper.params`
-    count; a continuous Optuna range such as `interval(...)` names no list.
+    count. A continuous Optuna range such as `interval(...)` lists no values.
     """
     multirun_path = sweep_dir / "multirun.yaml"
     if not multirun_path.is_file():
@@ -133,7 +133,7 @@ def _sorted_values(values: set[Any]) -> list[Any]:
 
 
 def build_grid(runs: list[Run], sweep_dir: Path) -> Grid:
-    """Arrange the runs by seq_length and hidden_size, with every value the sweep asks for.
+    """Arrange the runs by seq_length and hidden_size, with every value the sweep lists.
 
     Where several runs share a cell (a sweep over more keys, or a search), the
     cell shows the completed run with the best val/acc.
@@ -144,15 +144,15 @@ def build_grid(runs: list[Run], sweep_dir: Path) -> Grid:
     cells: dict[tuple[Any, Any], Cell] = {}
     for row in rows:
         for column in columns:
-            here = [run for run in runs if run.value(ROW_KEY) == row and run.value(COLUMN_KEY) == column]
-            completed = [run for run in here if run.status == COMPLETED]
+            in_cell = [run for run in runs if run.value(ROW_KEY) == row and run.value(COLUMN_KEY) == column]
+            completed = [run for run in in_cell if run.status == COMPLETED]
             if completed:
                 best = max(completed, key=lambda run: run.metrics["val/acc"])
-                cells[row, column] = Cell(COMPLETED, best, len(here))
-            elif any(run.status == FAILED for run in here):
-                cells[row, column] = Cell(FAILED, None, len(here))
+                cells[row, column] = Cell(COMPLETED, best, len(in_cell))
+            elif any(run.status == FAILED for run in in_cell):
+                cells[row, column] = Cell(FAILED, None, len(in_cell))
             else:
-                cells[row, column] = Cell(MISSING, None, len(here))
+                cells[row, column] = Cell(MISSING, None, len(in_cell))
     return Grid(rows, columns, cells)
 
 
@@ -249,7 +249,7 @@ def plot_heatmap(grid: Grid, title: str, path: Path) -> None:
 def write_report(sweep_dir: Path) -> str:
     """Write report.md, results.csv and accuracy.png into `sweep_dir`; return the Markdown.
 
-    Raises FileNotFoundError when `sweep_dir` holds no run folder and no multirun.yaml.
+    Raises FileNotFoundError when `sweep_dir` contains no run folder and no multirun.yaml.
     """
     runs = load_runs(sweep_dir)
     if not runs and not (sweep_dir / "multirun.yaml").is_file():
