@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import yaml
+from hydra import compose, initialize_config_dir
 
 from conftest import ROOT, read_metrics, run_script
 from echo_lstm.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
@@ -98,6 +99,28 @@ def grid_sweep(config_dir, tmp_path_factory) -> Path:
 )
 def test_threads_per_job(launcher, cpus, threads):
     assert threads_per_job(launcher, cpus) == threads
+
+
+def compose_launcher(launcher: str):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True).hydra.launcher
+
+
+def test_parallel_launcher_uses_every_core():
+    launcher = compose_launcher("parallel")
+    assert launcher._target_.endswith("JoblibLauncher")
+    assert launcher.n_jobs == -1
+    assert threads_per_job(launcher, 2) == 1
+
+
+def test_slurm_launcher_documents_resources():
+    launcher = compose_launcher("slurm")
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.partition is None
+    assert launcher.timeout_min == 60
+    assert launcher.cpus_per_task == 2
+    assert launcher.gpus_per_node == 0
+    assert threads_per_job(launcher, 16) == 2
 
 
 def test_non_finite_loss_stops_training():
