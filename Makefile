@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install train test sweep report tensorboard lock clean
+.PHONY: install train test sweep report tensorboard lock clean evaluate predict
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,14 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 train: install
 	$(PY) scripts/train.py $(ARGS)
+
+# Score a finished run on a fresh test set: make evaluate RUN=outputs/default/<date_time>
+evaluate: install
+	$(PY) scripts/evaluate.py run=$(RUN) $(ARGS)
+
+# Predict with a finished run: make predict RUN=<run folder> ARGS="'sequence=[3,14,15,92,65,35,89,79,32,38]'"
+predict: install
+	$(PY) scripts/predict.py run=$(RUN) $(ARGS)
 
 test: install
 	$(PY) -m pytest $(ARGS)
