@@ -16,7 +16,7 @@ class StopOnNonFiniteLoss(pl.Callback):
     """Stop the run with NonFiniteLossError at the first batch whose training loss is NaN or infinite.
 
     Lightning's `Trainer(detect_anomaly=True)` finds the same fault through
-    autograd's anomaly mode, which slows every step; this check reads one
+    autograd's anomaly mode, which slows every step. This check reads one
     scalar per batch.
     """
 

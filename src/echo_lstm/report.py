@@ -27,7 +27,7 @@ METRIC_COLUMNS = ("val/acc", "test/acc", "test/loss", "fit_seconds", "epochs")
 
 
 @dataclass
-class Run:
+class SweepRun:
     """One run folder of a sweep, with its config and, once finished, its metrics."""
 
     folder: Path
@@ -52,7 +52,7 @@ class Run:
             return None
 
 
-def load_runs(sweep_dir: Path) -> list[Run]:
+def load_runs(sweep_dir: Path) -> list[SweepRun]:
     """Read every run folder under `sweep_dir`: any folder with a `.hydra/config.yaml`."""
     runs = []
     for config_path in sorted(sweep_dir.rglob(".hydra/config.yaml")):
@@ -60,7 +60,7 @@ def load_runs(sweep_dir: Path) -> list[Run]:
         overrides_path = folder / ".hydra" / "overrides.yaml"
         metrics_path = folder / "metrics.json"
         runs.append(
-            Run(
+            SweepRun(
                 folder=folder,
                 name=str(folder.relative_to(sweep_dir)),
                 config=OmegaConf.load(config_path),
@@ -103,7 +103,7 @@ class Cell:
     """One (seq_length, hidden_size) cell: the run shown, or the status of the runs there."""
 
     status: str
-    run: Run | None = None
+    run: SweepRun | None = None
     n_runs: int = 0
 
     @property
@@ -132,7 +132,7 @@ def _sorted_values(values: set[Any]) -> list[Any]:
     return numbers + others
 
 
-def build_grid(runs: list[Run], sweep_dir: Path) -> Grid:
+def build_grid(runs: list[SweepRun], sweep_dir: Path) -> Grid:
     """Arrange the runs by seq_length and hidden_size, with every value the sweep lists.
 
     Where several runs share a cell (a sweep over more keys, or a search), the
@@ -167,7 +167,7 @@ def markdown_table(grid: Grid) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(sweep_dir: Path, runs: list[Run], grid: Grid) -> str:
+def markdown_report(sweep_dir: Path, runs: list[SweepRun], grid: Grid) -> str:
     """Return report.md: counts, the table, and the runs that did not complete."""
     counts = {status: sum(run.status == status for run in runs) for status in (COMPLETED, FAILED, MISSING)}
     empty_cells = sum(1 for cell in grid.cells.values() if cell.n_runs == 0)
@@ -193,7 +193,7 @@ def markdown_report(sweep_dir: Path, runs: list[Run], grid: Grid) -> str:
     return "\n".join(lines)
 
 
-def write_csv(runs: list[Run], grid: Grid, path: Path) -> None:
+def write_csv(runs: list[SweepRun], grid: Grid, path: Path) -> None:
     """Write one row per run, plus one per grid cell that has no run folder yet."""
     override_keys = sorted({line.split("=", 1)[0].lstrip("+~") for run in runs for line in run.overrides})
     key_columns = [ROW_KEY, COLUMN_KEY] + [key for key in override_keys if key not in (ROW_KEY, COLUMN_KEY)]

@@ -87,8 +87,8 @@ def guard_run(task: Callable[[DictConfig], float | None]) -> Callable[[DictConfi
 
     In a single run, a ConfigError prints one line and exits with code 2, and
     any other exception propagates. In a multirun, the run records its error
-    in metrics.json and returns NaN, so that the launcher and the Optuna
-    sweeper (which counts a NaN trial as failed) go on with the other runs;
+    in metrics.json and returns NaN. The launcher and the Optuna sweeper, which
+    counts a NaN trial as failed, then go on with the other runs, and
     SweepSummary lists the failures at the end.
     """
 
