@@ -18,9 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GRID = [
     "experiment=memory_sweep",
-    "model.hidden_size=16,32",
-    "data.seq_length=10,20",
-    "trainer.max_epochs=5",
+    "model.hidden_size=32,64",
+    "data.seq_length=20,40",
+    # Long enough that fitting, not the start of each worker process, dominates.
+    "trainer.max_epochs=10",
     # Epochs alone set the budget, so both sweeps do the same work.
     "trainer.max_time=null",
 ]
