@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install train test sweep report tensorboard lock clean evaluate predict
+.PHONY: install train test sweep report tensorboard lock clean evaluate predict reproduce
 
 install: $(VENV)/.installed
 
@@ -40,14 +40,20 @@ report: install
 tensorboard: install
 	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)
 
+# Re-runs a finished run from its saved config into outputs/reproduce/ and compares the results.
+reproduce: install
+	@test -n "$(RUN)" || { echo "error: RUN is not set; use make reproduce RUN=<run folder>, e.g. RUN=outputs/default/2026-12-04_19-49-50" >&2; exit 2; }
+	$(PY) scripts/reproduce.py $(RUN) $(ARGS)
+
 # Rewrites requirements.lock from the newest releases that fit pyproject.toml.
 # torch stays at the CPU build pinned here; change it in this line on purpose.
+# --all keeps setuptools, which torch and tensorboard require at run time.
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet torch==2.13.0 -e '.[sweep,test]'
 	{ echo "# Exact versions for make and CI. Refresh with: make lock (see README)."; \
-	  .lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^pip==' | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock
 	rm -rf .lock-venv
 
 clean:

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # A problem that a real run learns to 100% in a few seconds on two CPU cores.
+# EarlyStopping stops only once val/acc is strictly above its threshold, so 1.0 would never stop.
 SMALL_PROBLEM = [
     "data.n_features=10",
     "data.seq_length=5",
@@ -21,9 +22,22 @@ SMALL_PROBLEM = [
     "data.val_size=500",
     "data.test_size=1000",
     "trainer.max_epochs=15",
-    "callbacks.early_stopping.stopping_threshold=1.0",
+    "callbacks.early_stopping.stopping_threshold=0.999",
     "~callbacks.rich_progress_bar",
 ]
+
+# SMALL_PROBLEM cut to two epochs of 20 steps, with dropout so that training
+# draws random numbers, and a checkpoint every 5 steps: the reproducibility
+# tests re-run and resume it.
+TINY_RUN = [
+    *SMALL_PROBLEM,
+    "data.train_size=1280",
+    "trainer.max_epochs=2",
+    "model.num_layers=2",
+    "model.dropout=0.5",
+    "callbacks.periodic_checkpoint.every_n_train_steps=5",
+]
+TINY_RUN_STEPS_PER_EPOCH = 20
 
 
 def run_script(script: str, *args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -51,6 +65,15 @@ def trained_run(tmp_path_factory) -> Path:
     """Folder of one finished run of SMALL_PROBLEM, shared by the tests that only read it."""
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     train_run(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """Folder of one finished run of TINY_RUN, shared by the tests that only read it."""
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    result = run_script("train.py", *TINY_RUN, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return run_dir
 
 

@@ -7,7 +7,8 @@ target is the integer at position `echo_index`.
 
 from __future__ import annotations
 
-from typing import Iterator
+from itertools import islice
+from typing import Any, Iterator
 
 import numpy as np
 import pytorch_lightning as pl
@@ -81,19 +82,46 @@ class TrainStream:
 
     Lightning calls `iter()` once per epoch; the epoch number comes from the
     attached trainer, so a run resumed at epoch k sees the data of epoch k.
+    Lightning saves `state_dict()` in each checkpoint and hands it back to
+    `load_state_dict()` on resume, so a run resumed mid-epoch skips the batches
+    that it had already trained on.
     """
 
     def __init__(self, datamodule: "EchoDataModule"):
         self.datamodule = datamodule
+        self.epoch = 0  # epoch of the batches that the latest iter() returned
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches already trained on)
 
     def __len__(self) -> int:
         dm = self.datamodule
         return -(-dm.train_size // dm.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        # The loop's `processed` count is the epoch that Lightning 2.6 also passes to
+        # samplers. `trainer.current_epoch` counts completed epochs, which lags by
+        # one here when a run resumes from a checkpoint written at an epoch's end.
         trainer = self.datamodule.trainer
-        epoch = trainer.current_epoch if trainer is not None else 0
-        return iter(self.datamodule.epoch_batches(epoch))
+        self.epoch = trainer.fit_loop.epoch_progress.current.processed if trainer is not None else 0
+        batches = iter(self.datamodule.epoch_batches(self.epoch))
+
+        if self._resume_at is not None:
+            resume_epoch, done = self._resume_at
+            self._resume_at = None
+            if resume_epoch == self.epoch:
+                batches = islice(batches, done, None)
+        return batches
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the epoch and how many of its batches the training loop has taken.
+
+        The count comes from the loop's progress, not from this iterator,
+        because Lightning fetches one batch ahead of the one it trains on.
+        """
+        done = self.datamodule.trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return {"epoch": self.epoch, "batches_done": done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._resume_at = (state["epoch"], state["batches_done"])
 
 
 class EchoDataModule(pl.LightningDataModule):

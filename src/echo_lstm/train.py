@@ -15,6 +15,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 
+from echo_lstm.resume import find_checkpoint
+from echo_lstm.run_info import record_run
 from echo_lstm.sweep import set_threads_per_job
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks)
 
-    log.info("fitting; run folder %s", run_dir)
+    # NOTE: on resume, fit_seconds covers only the resumed part of the run.
+    ckpt_path = find_checkpoint(cfg.resume) if cfg.get("resume") else None
+    record_run(cfg, logger.experiment, resumed_from=ckpt_path)
+    log.info("fitting; run folder %s; resuming from %s", run_dir, ckpt_path)
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
 
     checkpoint = trainer.checkpoint_callback
     has_best = isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path
-    (test_results,) = trainer.test(model, datamodule=datamodule, ckpt_path="best" if has_best else None, verbose=False)
+    # The path itself, unlike ckpt_path="best", spares a warning about the periodic ModelCheckpoint.
+    best_path = checkpoint.best_model_path if has_best else None
+    (test_results,) = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True)
 
     metrics: dict[str, Any] = {
         "status": "completed",
