@@ -34,6 +34,17 @@ test: install
 benchmark: install
 	$(PY) scripts/benchmark.py $(ARGS)
 
+# The memory grid (hidden_size x seq_length), two runs at a time on 2 cores.
+sweep: install
+	$(PY) scripts/train.py -m experiment=memory_sweep $(ARGS)
+
+# Table, results.csv and accuracy.png of the newest sweep, or of ARGS=<sweep folder>.
+report: install
+	$(PY) scripts/report.py $(ARGS)
+
+tensorboard: install
+	$(VENV)/bin/tensorboard --logdir outputs --host 127.0.0.1 $(ARGS)
+
 # Re-runs a finished run from its saved config into outputs/reproduce/ and compares the results.
 reproduce: install
 	@test -n "$(RUN)" || { echo "error: RUN is not set; use make reproduce RUN=<run folder>, e.g. RUN=outputs/default/2026-12-04_19-49-50" >&2; exit 2; }

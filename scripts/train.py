@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from echo_lstm.config import ConfigError, check_config
+from echo_lstm.config import check_config
 from echo_lstm.resume import resume_config
+from echo_lstm.sweep import guard_run
 
 log = logging.getLogger("echo_lstm")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@guard_run  # a config error exits 2 with one line; in a sweep, a failed run is recorded and the others go on
 def main(cfg: DictConfig) -> float | None:
-    try:
-        cfg = resume_config(cfg, HydraConfig.get().overrides.task)
-        check_config(cfg)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+    cfg = resume_config(cfg, HydraConfig.get().overrides.task)
+    check_config(cfg)
 
     # Imported here so that --help and config errors answer before torch loads.
     from echo_lstm.train import train

@@ -18,6 +18,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from echo_lstm.resume import find_checkpoint
 from echo_lstm.run_info import record_run
+from echo_lstm.sweep import set_threads_per_job
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def log_hparams(logger: TensorBoardLogger, params: dict[str, Any], metric_names:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one run; return and save its metrics to `metrics.json` in the run folder."""
     run_dir = Path(cfg.output_dir)
+    set_threads_per_job()
     pl.seed_everything(cfg.seed, workers=True)
     if cfg.get("torch_threads") is not None:
         torch.set_num_threads(cfg.torch_threads)
