@@ -1,6 +1,6 @@
 """Measure the cost of the StopOnNonFiniteLoss callback, on one thread.
 
-Usage: python benchmarks/non_finite_check_cost.py [REPEATS] (default: 5).
+Usage: python scripts/non_finite_check_cost.py [REPEATS] (default: 5).
 Prints the time of one check against the time of one training batch, which
 does not depend on the machine's load as much as the fit times do, and the
 median fit times with and without the callback, measured alternately.

@@ -1,6 +1,6 @@
 """Time one 4-run grid with the basic launcher (one job at a time) and with joblib, two jobs at a time.
 
-Usage: python benchmarks/sweep_speedup.py [OUTPUT_FOLDER] (default: outputs/benchmarks/<date_time>).
+Usage: python scripts/sweep_speedup.py [OUTPUT_FOLDER] (default: outputs/benchmarks/<date_time>).
 Prints the wall time of each sweep, the load average around it, and the
 speedups. The basic launcher runs once with torch's default thread count and
 once with OMP_NUM_THREADS=1, which separates the gain of running jobs in
