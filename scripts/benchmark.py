@@ -120,7 +120,7 @@ def compose(overrides: list[str], output_dir: Path):
 def step_seconds(stamps: list[float], warmup: int) -> tuple[float, float]:
     """Median and mean time between consecutive step starts after warm-up.
 
-    The median is robust to other jobs on a busy machine; the mean also counts
+    The median is robust to other jobs on a busy machine. The mean also counts
     costs that come every few steps, such as the periodic checkpoint.
     """
     steady = stamps[warmup:]
@@ -142,7 +142,7 @@ def time_plain_loop(cfg, budget: Budget, device: str) -> tuple[float, float]:
     clip = cfg.trainer.gradient_clip_val
 
     # NOTE: on a GPU the steps run asynchronously, so the intervals measure the
-    # pace at which the queue drains; this path has not been run on a GPU yet.
+    # pace at which the queue drains. This path has not been run on a GPU yet.
     stamps = []
     for x, y in datamodule.epoch_batches(0):
         stamps.append(time.perf_counter())

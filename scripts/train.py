@@ -21,7 +21,7 @@ def main(cfg: DictConfig) -> float | None:
     cfg = resume_config(cfg, HydraConfig.get().overrides.task)
     check_config(cfg)
 
-    # Imported here so that --help and config errors answer before torch loads.
+    # Imported here so that --help and config errors are reported before torch loads.
     from echo_lstm.train import train
 
     metrics = train(cfg)

@@ -81,7 +81,7 @@ class TrainStream:
     """Training batches that are new every epoch: a pure function of (seed, epoch).
 
     Lightning calls `iter()` once per epoch; the epoch number comes from the
-    attached trainer, so a run resumed at epoch k sees the data of epoch k.
+    attached trainer, so a run resumed at epoch k gets the data of epoch k.
     Lightning saves `state_dict()` in each checkpoint and hands it back to
     `load_state_dict()` on resume, so a run resumed mid-epoch skips the batches
     that it had already trained on.
