@@ -45,12 +45,18 @@ def test_quick_benchmark_page_has_every_section(quick_benchmark):
     page = (out / "benchmarks.md").read_text()
     for section in SECTIONS:
         assert section in page
+    assert "| bare Lightning |" in page
+    assert "| 128 |" in page
 
 
 def test_quick_benchmark_results_are_plausible(quick_benchmark):
     _, out = quick_benchmark
     results = json.loads((out / "results.json").read_text())
-    assert results["throughput"]["ratio"] > 0
+    throughput = results["throughput"]
+    assert throughput["ratio"] > 0
+    assert throughput["lightning_ratio"] > 0
+    assert [row["batch_size"] for row in results["throughput_scan"]] == [128]
+    assert all(row["ratio"] > 0 for row in results["throughput_scan"])
     assert results["generation"]["samples_per_s"] > 0
     assert results["machine"]["torch threads"] == "1"
     assert [row["seq_length"] for row in results["frontier"]] == [20]

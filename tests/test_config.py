@@ -44,6 +44,22 @@ def test_default_parts_instantiate(tmp_path):
     assert (datamodule.seq_length, datamodule.echo_index, model.hparams.hidden_size) == (10, 7, 25)
 
 
+def test_build_skips_memory_filling(tmp_path):
+    import torch
+
+    from echo_lstm.train import build
+
+    previous = torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory
+    try:
+        _, _, _, trainer = build(compose_train(f"output_dir={tmp_path}"))
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.utils.deterministic.fill_uninitialized_memory
+        assert [type(callback).__name__ for callback in trainer.callbacks].count("ModelCheckpoint") == 2
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.utils.deterministic.fill_uninitialized_memory = previous[1]
+
+
 INVALID = [
     ("data.seq_length=0", "data.seq_length=0", "an integer >= 1"),
     ("data.n_features=1", "data.n_features=1", "an integer >= 2"),

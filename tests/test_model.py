@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from echo_lstm.data import EchoDataModule
-from echo_lstm.model import EchoClassifier
+from echo_lstm.model import EchoClassifier, EpochMeans
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -32,3 +32,57 @@ def test_overfits_one_fixed_batch():
         optimizer.step()
     assert loss.item() < 0.05
     assert torch.equal(model(x).argmax(-1), y)
+
+
+def _batches(sizes, n_features=7, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    for size in sizes:
+        logits = torch.randn(size, n_features, generator=generator)
+        targets = torch.randint(0, n_features, (size,), generator=generator)
+        yield F.cross_entropy(logits, targets), logits, targets
+
+
+@pytest.mark.parametrize("max_queued", [1, 7 * 16 * 2, 2**20])
+def test_epoch_means_match_direct_means(max_queued):
+    # Unequal batches: the loss mean must weight each batch mean by its size.
+    sizes = [16, 16, 16, 5]
+    means = EpochMeans(max_queued=max_queued)
+    all_logits, all_targets = [], []
+    for loss, logits, targets in _batches(sizes):
+        means.add(loss, logits, targets)
+        all_logits.append(logits)
+        all_targets.append(targets)
+    logits, targets = torch.cat(all_logits), torch.cat(all_targets)
+
+    loss, acc = means.compute()
+    assert torch.allclose(loss, F.cross_entropy(logits, targets))
+    assert acc.item() == (logits.argmax(-1) == targets).float().mean().item()
+
+
+def test_epoch_means_queue_is_bounded():
+    means = EpochMeans(max_queued=7 * 16 * 3)  # three batches of 16 samples and 7 classes
+    for index, batch in enumerate(_batches([16] * 10)):
+        means.add(*batch)
+        assert len(means._queue) == (index + 1) % 3
+
+
+def test_epoch_means_sums_round_trip():
+    first, second = EpochMeans(), EpochMeans()
+    batches = list(_batches([16, 16, 16, 16]))
+    for batch in batches[:2]:
+        first.add(*batch)
+    second.load_sums(first.sums(), torch.device("cpu"))
+    for batch in batches[2:]:
+        first.add(*batch)
+        second.add(*batch)
+    assert [value.item() for value in first.compute()] == [value.item() for value in second.compute()]
+
+
+def test_epoch_means_reset_drops_queue():
+    means = EpochMeans()
+    for batch in _batches([16, 16]):
+        means.add(*batch)
+    means.reset()
+    batch = next(_batches([8], seed=1))
+    means.add(*batch)
+    assert torch.allclose(means.compute()[0], batch[0])
