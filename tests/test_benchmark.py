@@ -60,6 +60,23 @@ def test_quick_benchmark_results_are_plausible(quick_benchmark):
     assert results["generation"]["samples_per_s"] > 0
     assert results["machine"]["torch threads"] == "1"
     assert [row["seq_length"] for row in results["frontier"]] == [20]
+    assert {"steps_to_99", "seconds_to_99"} <= set(results["frontier"][0])
     assert results["startup"]["config_error_exit_code"] == 2
     assert results["startup"]["help_exit_code"] == 0
     assert results["startup"]["first_step_seconds"] > results["startup"]["fit_start_seconds"]
+
+
+def test_first_at_or_above_reads_events(tmp_path, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import benchmark
+
+    writer = SummaryWriter(str(tmp_path))
+    for step, value in [(100, 0.5), (200, 0.991), (300, 0.995)]:
+        writer.add_scalar("val/acc", value, step, walltime=1000.0 + step)
+    writer.close()
+
+    assert benchmark.first_at_or_above(tmp_path, "val/acc", 0.99) == (200, 1200.0)
+    assert benchmark.first_at_or_above(tmp_path, "val/acc", 0.999) is None
+    assert benchmark.first_at_or_above(tmp_path, "test/acc", 0.5) is None
