@@ -39,7 +39,7 @@ trainer:
   max_epochs: 2
   enable_progress_bar: false
 callbacks:
-  rich_progress_bar: null
+  progress_bar: null
 """
 GRID_FOLDERS = {
     "data.seq_length=3,model.hidden_size=8",
