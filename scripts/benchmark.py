@@ -303,7 +303,10 @@ def run_train(name: str, overrides: list[str], work: Path, timeout: float) -> Tr
     machine can jump by seconds.
     """
     run_dir = work / name
-    command = [sys.executable, str(TRAIN_SCRIPT), *overrides, f"hydra.run.dir={run_dir}", "~callbacks.progress_bar"]
+    # refresh_rate=0 turns the bar off. Without the callback, Lightning would add its default bar.
+    command = [
+        sys.executable, str(TRAIN_SCRIPT), *overrides, f"hydra.run.dir={run_dir}", "callbacks.progress_bar.refresh_rate=0"
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     fit_start = fit_start_wall = None

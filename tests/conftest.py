@@ -23,7 +23,7 @@ SMALL_PROBLEM = [
     "data.test_size=1000",
     "trainer.max_epochs=15",
     "callbacks.early_stopping.stopping_threshold=0.999",
-    "~callbacks.progress_bar",
+    "callbacks.progress_bar.refresh_rate=0",
 ]
 
 # SMALL_PROBLEM cut to two epochs of 20 steps, with dropout so that training
