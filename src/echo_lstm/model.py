@@ -164,8 +164,10 @@ class EchoClassifier(pl.LightningModule):
 
         A resumed run that starts a new epoch (batch_idx 0) starts from zero.
         """
+        if self._saved_train_sums is None:  # every step but the first after a resume
+            return
         saved, self._saved_train_sums = self._saved_train_sums, None
-        if saved is None or batch_idx == 0 or saved["epoch"] != self.current_epoch:
+        if batch_idx == 0 or saved["epoch"] != self.current_epoch:
             return
         self.train_means.load_sums(saved["states"], self.device)
 
