@@ -20,19 +20,22 @@ train: install
 
 # Score a finished run on a fresh test set: make evaluate RUN=outputs/default/<date_time>
 evaluate: install
+	@test -n "$(RUN)" || { echo "error: RUN is not set; use make evaluate RUN=<run folder>, e.g. RUN=outputs/default/2026-12-04_19-49-50" >&2; exit 2; }
 	$(PY) scripts/evaluate.py run=$(RUN) $(ARGS)
 
 # Predict with a finished run: make predict RUN=<run folder> ARGS="'sequence=[3,14,15,92,65,35,89,79,32,38]'"
 predict: install
+	@test -n "$(RUN)" || { echo "error: RUN is not set; use make predict RUN=<run folder>, e.g. RUN=outputs/default/2026-12-04_19-49-50" >&2; exit 2; }
 	$(PY) scripts/predict.py run=$(RUN) $(ARGS)
 
 test: install
 	$(PY) -m pytest $(ARGS)
 
 # Measures speed and memory reach (about 5 minutes on 2 CPU cores, at most 20) and
-# rewrites docs/benchmarks.md; ARGS="--quick" for a smoke run.
+# rewrites docs/benchmarks.md. One torch thread keeps the numbers steady on a
+# shared machine. ARGS="--quick" is a smoke run that writes outputs/benchmarks-quick.md.
 benchmark: install
-	$(PY) scripts/benchmark.py $(ARGS)
+	$(PY) scripts/benchmark.py --torch-threads 1 $(ARGS)
 
 # The memory grid (hidden_size x seq_length), two runs at a time on 2 cores.
 sweep: install

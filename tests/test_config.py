@@ -62,6 +62,7 @@ def test_build_skips_memory_filling(tmp_path):
 
 INVALID = [
     ("data.seq_length=0", "data.seq_length=0", "an integer >= 1"),
+    ("model.hidden_size=${oops}", "model.hidden_size", "Interpolation key 'oops' not found"),
     ("data.n_features=1", "data.n_features=1", "an integer >= 2"),
     ("data.echo_index=10", "data.echo_index=10", "[-10, 9]"),
     ("data.echo_index=-11", "data.echo_index=-11", "[-10, 9]"),
@@ -98,3 +99,16 @@ def test_invalid_value_stops_cli_without_traceback(tmp_path: Path, override, nam
     assert allowed in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_build_warns_single_layer_dropout(tmp_path, caplog):
+    import torch
+
+    from echo_lstm.train import build
+
+    previous = torch.are_deterministic_algorithms_enabled()
+    try:
+        build(compose_train(f"output_dir={tmp_path}", "model.dropout=0.5"))
+    finally:
+        torch.use_deterministic_algorithms(previous)
+    assert "model.dropout=0.5 has no effect with model.num_layers=1" in caplog.text

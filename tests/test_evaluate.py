@@ -150,5 +150,15 @@ def test_checkpoint_with_code_is_rejected(trained_run, tmp_path):
     checkpoint["extra"] = RunError("a pickled object, not plain data")
     torch.save(checkpoint, best)
 
-    with pytest.raises(RunError, match="cannot load checkpoint .*Weights only load failed"):
+    with pytest.raises(RunError, match="cannot load checkpoint .*objects other than tensors") as error:
+        load_model(find_run(tmp_path / "run"))
+    assert "weights_only" not in str(error.value)
+
+
+def test_damaged_checkpoint_is_rejected(trained_run, tmp_path):
+    shutil.copytree(trained_run, tmp_path / "run")
+    best = tmp_path / "run" / read_metrics(trained_run)["best_checkpoint"]
+    best.write_text("garbage")
+
+    with pytest.raises(RunError, match="cannot load checkpoint .*or is damaged; use a .ckpt file"):
         load_model(find_run(tmp_path / "run"))

@@ -10,6 +10,7 @@ import math
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 CELLS = ("lstm", "gru", "rnn")
 _MISSING = object()
@@ -60,6 +61,7 @@ def check_config(cfg: DictConfig) -> None:
     Keys that a config does not define are skipped, so a custom data or model
     config only needs the keys it uses.
     """
+    _check_interpolations(cfg)
     for key, (is_valid, allowed) in _RULES.items():
         value = OmegaConf.select(cfg, key, default=_MISSING)
         if value is _MISSING:
@@ -86,6 +88,22 @@ def check_config(cfg: DictConfig) -> None:
             "number in (0, 1]; set callbacks.early_stopping.stopping_threshold=<value>"
         )
 
+
+
+def _check_interpolations(cfg: DictConfig) -> None:
+    """Reject a data, model or trainer value whose `${...}` interpolation does not resolve.
+
+    Other sections refer to Hydra's run folder, which only resolves inside a run.
+    """
+    for section in ("data", "model", "trainer"):
+        if section not in cfg:
+            continue
+        try:
+            OmegaConf.to_container(cfg[section], resolve=True)
+        except InterpolationResolutionError as error:
+            key = error.full_key or section
+            reason = str(error).splitlines()[0]
+            raise ConfigError(f"invalid {key}: {reason}; set {key}=<value> or fix the interpolation") from None
 
 
 def _check_curriculum(cfg: DictConfig) -> None:

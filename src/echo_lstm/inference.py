@@ -133,8 +133,16 @@ def load_model(run: Run) -> "EchoClassifier":
     try:
         checkpoint = torch.load(run.checkpoint, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"cannot load checkpoint {run.checkpoint}: {first_line}") from None
+        # torch's message for an unpickling error advises weights_only=False,
+        # which would run code from the file, so a plain description replaces it.
+        message = str(error).strip()
+        if isinstance(error, pickle.UnpicklingError):
+            reason = "it holds objects other than tensors and plain values, or is damaged"
+        else:
+            reason = message.splitlines()[0] if message else type(error).__name__
+        raise RunError(
+            f"cannot load checkpoint {run.checkpoint}: {reason}; use a .ckpt file written by scripts/train.py"
+        ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
         raise RunError(f"invalid checkpoint {run.checkpoint}: no state_dict and hyper_parameters; use one written by scripts/train.py")
 

@@ -68,6 +68,8 @@ def build(cfg: DictConfig, extra_callbacks: list[pl.Callback] = (), **trainer_ov
 
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
+    if OmegaConf.select(cfg, "model.dropout", default=0) and OmegaConf.select(cfg, "model.num_layers", default=1) == 1:
+        log.warning("model.dropout=%s has no effect with model.num_layers=1; set model.num_layers=2 or more", cfg.model.dropout)
     logger: TensorBoardLogger = instantiate(cfg.logger)
     callbacks = [instantiate(callback) for callback in cfg.callbacks.values() if callback is not None]
     trainer_args = {"logger": logger, "callbacks": [*callbacks, *extra_callbacks], **trainer_overrides}
