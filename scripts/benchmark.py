@@ -529,6 +529,10 @@ def write_page(path: Path, results: dict, command: str) -> None:
             for row in [thr, *results["throughput_scan"]]
         ),
         "",
+        "Rows from one round are noisier than the headline. On a 2-core CPU their",
+        "ratios moved by up to 0.07 between benchmark runs, so a small or negative",
+        "difference in those rows is noise.",
+        "",
         "The project's target is a ratio of at least 0.9 at the default batch size,",
         "so that Lightning's per-step cost does not dominate a small LSTM. This run",
         f"{'meets' if thr['ratio'] >= 0.9 else 'misses'} it.",
