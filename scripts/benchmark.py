@@ -530,7 +530,7 @@ def write_page(path: Path, results: dict, command: str) -> None:
         ),
         "",
         "Rows from one round are noisier than the headline. On a 2-core CPU their",
-        "ratios moved by up to 0.07 between benchmark runs, so a small or negative",
+        "ratios moved by up to 0.09 between benchmark runs, so a small or negative",
         "difference in those rows is noise.",
         "",
         "The project's target is a ratio of at least 0.9 at the default batch size,",
