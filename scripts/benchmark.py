@@ -175,23 +175,27 @@ def step_clock():
     return StepClock()
 
 
-def time_pipeline(cfg, budget: Budget) -> tuple[float, float]:
-    """Train one epoch as `scripts/train.py` would; return the median and mean seconds per step.
-
-    The Trainer, logger and every callback come from the config through the
-    same `build` as a training run. The epoch ends with validation and the
-    best-`val/acc` checkpoint, after the last timed step.
-    """
+def time_fit(cfg, budget: Budget, **trainer_overrides) -> tuple[float, float]:
+    """Train one epoch of a run built as `scripts/train.py` builds it; return the median and mean seconds per step."""
     from echo_lstm.train import build
 
     clock = step_clock()
-    datamodule, model, _, trainer = build(cfg, extra_callbacks=[clock], max_epochs=1)
+    datamodule, model, _, trainer = build(cfg, extra_callbacks=[clock], max_epochs=1, **trainer_overrides)
     trainer.fit(model, datamodule=datamodule)
     return step_seconds(clock.stamps, budget.warmup_steps)
 
 
+def time_pipeline(cfg, budget: Budget) -> tuple[float, float]:
+    """Time the pipeline: the configured Trainer, logger and every callback.
+
+    The epoch ends with validation and the best-`val/acc` checkpoint, after
+    the last timed step.
+    """
+    return time_fit(cfg, budget)
+
+
 def time_bare_lightning(cfg, budget: Budget) -> tuple[float, float]:
-    """Train one epoch of the same model with a Trainer that has no logger, callbacks or progress bar.
+    """Time the same model with a Trainer that has no logger, callbacks or progress bar.
 
     It keeps the configured clipping and determinism, so the gap to the plain
     loop is Lightning's own loop, and the gap to the pipeline is what the
@@ -199,24 +203,18 @@ def time_bare_lightning(cfg, budget: Budget) -> tuple[float, float]:
     """
     from omegaconf import open_dict
 
-    from echo_lstm.train import build
-
     bare = cfg.copy()
     with open_dict(bare):
         bare.callbacks = {}
-    clock = step_clock()
-    datamodule, model, _, trainer = build(
+    return time_fit(
         bare,
-        extra_callbacks=[clock],
-        max_epochs=1,
+        budget,
         limit_val_batches=0,
         num_sanity_val_steps=0,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
     )
-    trainer.fit(model, datamodule=datamodule)
-    return step_seconds(clock.stamps, budget.warmup_steps)
 
 
 def measure_throughput(

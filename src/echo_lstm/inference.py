@@ -137,7 +137,7 @@ def load_model(run: Run) -> "EchoClassifier":
         # which would run code from the file, so a plain description replaces it.
         message = str(error).strip()
         if isinstance(error, pickle.UnpicklingError):
-            reason = "it holds objects other than tensors and plain values, or is damaged"
+            reason = "it contains objects other than tensors and plain values, or is damaged"
         else:
             reason = message.splitlines()[0] if message else type(error).__name__
         raise RunError(
